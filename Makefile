@@ -33,3 +33,6 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# Load tests, benchmarks and other optional targets live in mk/*.mk.
+-include mk/*.mk
