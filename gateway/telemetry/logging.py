@@ -40,6 +40,7 @@ def configure_logging(level: str = "info", stream: Any = None) -> None:
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            structlog.processors.format_exc_info,
             mask_personal_data,
             structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],

@@ -1,0 +1,45 @@
+"""Health, readiness, metrics and the OpenAPI document."""
+
+import orjson
+
+from gateway.config import GatewayConfig
+
+SMS = orjson.dumps({"phone": "01712345678", "text": "hello"})
+JSON = {"content-type": "application/json"}
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert "email/provider3" in ready["providers"]
+
+
+def test_metrics_count_requests_and_upstream_attempts(client):
+    client.post("/api/sms/provider1", content=SMS, headers=JSON)
+    client.post("/api/sms/provider1", content=b"{}", headers=JSON)
+    text = client.get("/metrics").text
+    assert 'gateway_requests_total{route="transparent",status="200",type="sms"} 1.0' in text
+    assert 'gateway_requests_total{route="transparent",status="400",type="sms"} 1.0' in text
+    assert 'gateway_upstream_attempts_total{outcome="2xx",provider="sms/provider1"} 1.0' in text
+    assert 'gateway_request_duration_seconds_count{route="transparent",type="sms"} 2.0' in text
+    assert 'gateway_upstream_duration_seconds_count{provider="sms/provider1"} 1.0' in text
+
+
+def test_the_openapi_document_lists_exactly_the_routes_served(client):
+    document = client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    for path, operations in document["paths"].items():
+        for method in operations:
+            response = client.request(method.upper(), path, content=b"{}", headers=JSON)
+            assert response.status_code not in (404, 405), (method, path)
+    served = {
+        f"/api/{t}/{name}" for t in ("sms", "email") for name in GatewayConfig().providers.of(t)
+    } | {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+    assert set(document["paths"]) == served
+
+
+def test_openapi_body_schemas_agree_with_validation(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["SmsMessage"]["required"] == ["phone", "text"]
+    assert schemas["EmailMessage"]["required"] == ["subject", "body", "recipients"]
