@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from gateway import routes
 from gateway.config.models import GatewayConfig
+from gateway.delivery.service import Deliveries
 from gateway.http import json_response
 from gateway.proxy import Upstreams
 from gateway.telemetry.logging import get_logger
@@ -28,6 +29,7 @@ class Gateway:
     config: GatewayConfig
     upstreams: Upstreams
     metrics: Metrics
+    deliveries: Deliveries
     ready: bool = False
 
 
@@ -47,7 +49,8 @@ def create_app(config: GatewayConfig, *, client: UpstreamClient | None = None) -
     """Build the gateway for `config`; `client` replaces the configured upstream client."""
     metrics = Metrics()
     upstream_client = client if client is not None else create_client(config.upstream)
-    gateway = Gateway(config, Upstreams(config, upstream_client, metrics), metrics)
+    upstreams = Upstreams(config, upstream_client, metrics)
+    gateway = Gateway(config, upstreams, metrics, Deliveries(config, upstreams, metrics))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,6 +65,7 @@ def create_app(config: GatewayConfig, *, client: UpstreamClient | None = None) -
 
     app = Starlette(
         routes=[
+            Route("/api/{type}", routes.send_message, methods=["POST"]),
             Route("/api/{type}/{provider}", routes.send_to_provider, methods=["POST"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/readyz", routes.readyz, methods=["GET"]),

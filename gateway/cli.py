@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.config import ConfigError, GatewayConfig, default_config, load_config
 
 DEFAULT_CONFIG = Path("gateway.yaml")
 
@@ -15,7 +15,7 @@ def _load(path: Path, explicit: bool) -> tuple[GatewayConfig, Path | None]:
     """The config at `path`; without `--config` and without a ./gateway.yaml,
     the embedded default (the seed's six providers on loopback)."""
     if not explicit and not path.exists():
-        return GatewayConfig(), None
+        return default_config(), None
     return load_config(path), path
 
 

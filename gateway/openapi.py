@@ -69,6 +69,26 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Exhausted": {
+        "type": "object",
+        "required": ["error", "reason", "attempts"],
+        "properties": {
+            "error": {"type": "string"},
+            "reason": {"type": "string"},
+            "attempts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "provider": {"type": "string"},
+                        "outcome": {"type": "string"},
+                        "duration_ms": {"type": "number"},
+                        "hedge": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -118,6 +138,40 @@ def _send_operation(message_type: str, provider: str) -> dict[str, Any]:
     }
 
 
+def _virtual_operation(message_type: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": f"Send {message_type}; the gateway picks providers by the route's policy",
+            "operationId": f"send_{message_type}",
+            "tags": ["virtual"],
+            "parameters": [
+                {"name": "X-Request-Id", "in": "header", "schema": {"type": "string"}},
+                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+                {
+                    "name": "X-Request-Timeout",
+                    "in": "header",
+                    "description": "How long the caller waits: 1500 (ms), 1500ms or 1.5s.",
+                    "schema": {"type": "string"},
+                },
+                {"name": "traceparent", "in": "header", "schema": {"type": "string"}},
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(_SCHEMA_OF_TYPE[message_type])}},
+            },
+            "responses": {
+                "200": _json(
+                    "ProviderAccepted", "Delivered; X-Gateway-Provider names the provider."
+                ),
+                "400": _json("InvalidMessage", "Refused before any provider call."),
+                "413": _json("Error", "Body larger than server.max_body_bytes."),
+                "502": _json("Exhausted", "Every attempt failed; each is listed."),
+                "503": _json("Exhausted", "No provider available (breakers open, budget spent)."),
+            },
+        }
+    }
+
+
 def _get(summary: str, content_type: str = "application/json") -> dict[str, Any]:
     return {
         "get": {
@@ -131,6 +185,8 @@ def document(config: GatewayConfig) -> dict[str, Any]:
     """The OpenAPI 3.1 document of a gateway serving `config`."""
     paths: dict[str, Any] = {}
     for message_type in MESSAGE_TYPES:
+        if config.providers.of(message_type):
+            paths[f"/api/{message_type}"] = _virtual_operation(message_type)
         for provider in config.providers.of(message_type):
             paths[f"/api/{message_type}/{provider}"] = _send_operation(message_type, provider)
     paths["/healthz"] = _get("Liveness: the process answers")

@@ -7,11 +7,13 @@ so every attempt, however it was decided, shows in the same metrics.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter
 
 from gateway.config.models import GatewayConfig
+from gateway.delivery.outcomes import outcome_of_status
 from gateway.errors import NotFound, UpstreamError
 from gateway.messages import MESSAGE_TYPES
 from gateway.telemetry.metrics import Metrics
@@ -30,12 +32,6 @@ class Target:
     def label(self) -> str:
         """How logs, metrics and errors name the provider: `sms/provider1`."""
         return f"{self.type}/{self.name}"
-
-
-def outcome_of(status: int) -> str:
-    """Metric label of an HTTP answer: `2xx`, `4xx`, `5xx`, and `429` on its own
-    because throttling calls for backing off, not failing over."""
-    return "429" if status == 429 else f"{status // 100}xx"
 
 
 class Upstreams:
@@ -72,7 +68,10 @@ class Upstreams:
         except UpstreamError as exc:
             self._record(target, exc.outcome, started)
             raise
-        self._record(target, outcome_of(response.status), started)
+        except asyncio.CancelledError:
+            self._record(target, "cancelled", started)  # a hedge loser, or the caller left
+            raise
+        self._record(target, outcome_of_status(response.status), started)
         return response
 
     def _record(self, target: Target, outcome: str, started: float) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from gateway.config import GatewayConfig, load_config
+from gateway.config import GatewayConfig, default_config, load_config
 from gateway.telemetry.logging import configure_logging
 
 CONFIG_ENV = "GATEWAY_CONFIG"
@@ -18,7 +18,7 @@ CONFIG_ENV = "GATEWAY_CONFIG"
 
 def config_from_environment() -> GatewayConfig:
     path = os.environ.get(CONFIG_ENV, "")
-    return load_config(Path(path)) if path else GatewayConfig()
+    return load_config(Path(path)) if path else default_config()
 
 
 def app_from_environment() -> Starlette:

@@ -12,17 +12,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from gateway.config.policy import Model, Policy
 from gateway.messages import MESSAGE_TYPES, MessageType
 
 PROVIDER_NAME = re.compile(r"provider[1-9][0-9]*")
-
-
-class Model(BaseModel):
-    """Base of every config model: immutable, and unknown keys are errors (typos)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ServerSettings(Model):
@@ -90,15 +85,39 @@ class Providers(Model):
         return self.sms if message_type == "sms" else self.email
 
 
+class Routes(Model):
+    """Which policy each route delivers with."""
+
+    transparent: str = "passthrough"
+    """`/api/<type>/provider<i>`: the caller names the provider."""
+    sms: str = "failover"
+    """`/api/sms`: the gateway picks providers."""
+    email: str = "failover"
+    """`/api/email`: the gateway picks providers."""
+
+
 class GatewayConfig(Model):
-    """The whole of `gateway.yaml`."""
+    """The whole of `gateway.yaml`, with the policies it uses resolved.
+
+    Build it with `gateway.config.load_config` or `default_config`, which read the
+    policy presets; the models alone do not know where presets live.
+    """
 
     server: ServerSettings = ServerSettings()
     upstream: UpstreamSettings = UpstreamSettings()
     providers: Providers = Providers()
+    policies_dir: str = "policies"
+    """Directory of the policy presets, relative to the config file; the presets
+    shipped with the gateway are used when it does not exist."""
+    routes: Routes = Routes()
+    policies: dict[str, Policy] = Field(default_factory=dict)
+    """Every known policy: the presets, with this file's overrides applied."""
 
     @model_validator(mode="after")
     def _some_provider(self) -> GatewayConfig:
         if not any(self.providers.of(t) for t in MESSAGE_TYPES):
             raise ValueError("no provider configured: name at least one under providers")
         return self
+
+    def policy_for(self, route: Literal["transparent", "sms", "email"]) -> Policy:
+        return self.policies[getattr(self.routes, route)]

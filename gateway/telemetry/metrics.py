@@ -75,6 +75,32 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.deliveries = Counter(
+            "gateway_deliveries",
+            "How requests ended: delivered, refused (4xx), exhausted, unavailable (503).",
+            ("route", "type", "result"),
+            registry=self.registry,
+        )
+        self.hedges = Counter(
+            "gateway_hedges",
+            "Hedged attempts: sent, and won (the hedge answered first).",
+            ("route", "type", "result"),
+            registry=self.registry,
+        )
+        self.possible_duplicates = Counter(
+            "gateway_possible_duplicates",
+            "Sends that may have been delivered besides the one that answered: cancelled "
+            "hedge losers and earlier attempts whose answer was lost.",
+            ("route", "type"),
+            registry=self.registry,
+        )
+        self.breaker_transitions = Counter(
+            "gateway_breaker_transitions",
+            "Circuit breaker state changes, by provider and new state.",
+            ("route", "provider", "state"),
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The exposition text; all workers' samples when running multi-process."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -6,7 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, default_config
 from gateway.upstream import UpstreamResponse
 
 Answer = Callable[[str, str, bytes, Mapping[str, str]], UpstreamResponse]
@@ -45,7 +45,7 @@ def upstream() -> FakeUpstream:
 def make_client(upstream):
     def make(config: GatewayConfig | None = None) -> TestClient:
         return TestClient(
-            create_app(config or GatewayConfig(), client=upstream), raise_server_exceptions=False
+            create_app(config or default_config(), client=upstream), raise_server_exceptions=False
         )
 
     return make

@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from gateway.config import GatewayConfig
+from gateway.config import parse_config
 from gateway.errors import UpstreamTimeout
 from gateway.upstream import UpstreamResponse
 
@@ -107,7 +107,7 @@ def test_a_non_json_content_type_is_a_400_naming_it(client, upstream):
 
 
 def test_an_oversized_body_is_a_413_and_not_forwarded(make_client, upstream):
-    config = GatewayConfig.model_validate({"server": {"max_body_bytes": 100}})
+    config = parse_config("server:\n  max_body_bytes: 100\n")
     with make_client(config) as client:
         response = post(client, "/api/sms/provider1", {**SMS, "text": "x" * 200})
     assert response.status_code == 413

@@ -5,21 +5,21 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config import ConfigError, GatewayConfig, load_config, parse_config
+from gateway.config import ConfigError, default_config, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_an_empty_file_is_the_embedded_default():
-    assert parse_config("") == GatewayConfig()
+    assert parse_config("") == default_config()
 
 
 def test_the_shipped_gateway_yaml_spells_out_the_embedded_default():
-    assert load_config(ROOT / "gateway.yaml") == GatewayConfig()
+    assert load_config(ROOT / "gateway.yaml") == default_config()
 
 
 def test_the_default_names_the_seed_providers_on_loopback():
-    config = GatewayConfig()
+    config = default_config()
     assert config.providers.sms["provider2"].endpoint("sms", "provider2") == (
         "http://127.0.0.1:8072/api/sms/provider2"
     )

@@ -1,0 +1,59 @@
+"""Carry out a `Plan`: the only part of the policy engine that does I/O and waits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from gateway.delivery.plan import Attempt, Finish, Plan, Result, Send, Sleep
+from gateway.errors import UpstreamError
+from gateway.upstream import UpstreamResponse
+
+SendAttempt = Callable[[Attempt], Awaitable[UpstreamResponse]]
+"""Performs one attempt; raises `UpstreamError` when no whole answer came back."""
+
+Sleeper = Callable[[float], Awaitable[None]]
+
+
+async def deliver(plan: Plan, send: SendAttempt, sleep: Sleeper = asyncio.sleep) -> Result:
+    """Run `plan` to its end, racing attempts as it says; in-flight losers are cancelled."""
+    tasks: dict[asyncio.Task[UpstreamResponse], Attempt] = {}
+    action = plan.start()
+    try:
+        while True:
+            if isinstance(action, Finish):
+                return action.result
+            if isinstance(action, Send):
+                tasks[asyncio.ensure_future(send(action.attempt))] = action.attempt
+                action = plan.waiting()
+                continue
+            if isinstance(action, Sleep):
+                await sleep(action.seconds)
+                action = plan.after_sleep()
+                continue
+            done, _ = await asyncio.wait(
+                tasks, timeout=action.hedge_in_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                action = plan.on_hedge_timer()
+                continue
+            for task in done:
+                attempt = tasks.pop(task)
+                if isinstance(action, Finish):
+                    continue  # decided already; the plan counted this one as a possible duplicate
+                try:
+                    action = plan.on_result(attempt, task.result(), None)
+                except UpstreamError as error:
+                    action = plan.on_result(attempt, None, error)
+    finally:
+        if tasks:
+            plan.abandon()
+            for task in tasks:
+                task.cancel()
+                # Losers end on their own; retrieve their outcome so asyncio does not warn.
+                task.add_done_callback(_consume)
+
+
+def _consume(task: asyncio.Task[UpstreamResponse]) -> None:
+    if not task.cancelled():
+        task.exception()
