@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,20 +17,31 @@ from gateway.config.models import GatewayConfig
 from gateway.delivery.service import Deliveries
 from gateway.http import json_response
 from gateway.proxy import Upstreams
+from gateway.reload import ConfigReloader
 from gateway.telemetry.logging import get_logger
 from gateway.telemetry.metrics import Metrics
 from gateway.upstream import UpstreamClient, create_client
 
 
-@dataclass(slots=True)
 class Gateway:
-    """What every request needs, built once per process from the config."""
+    """What every request needs, built from the config, and rebuilt on reload.
 
-    config: GatewayConfig
-    upstreams: Upstreams
-    metrics: Metrics
-    deliveries: Deliveries
-    ready: bool = False
+    A request reads `upstreams` and `deliveries` once and keeps what it read, so
+    a reload (which assigns new ones) never changes the rules under a request
+    in flight.
+    """
+
+    def __init__(self, config: GatewayConfig, client: UpstreamClient, metrics: Metrics) -> None:
+        self.client = client
+        self.metrics = metrics
+        self.ready = False
+        self.apply(config)
+
+    def apply(self, config: GatewayConfig) -> None:
+        """Serve `config` from now on (the pooled client and the metrics are kept)."""
+        upstreams = Upstreams(config, self.client, self.metrics)
+        deliveries = Deliveries(config, upstreams, self.metrics)
+        self.config, self.upstreams, self.deliveries = config, upstreams, deliveries
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -45,21 +56,31 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response(500, {"error": "Internal gateway error"})
 
 
-def create_app(config: GatewayConfig, *, client: UpstreamClient | None = None) -> Starlette:
-    """Build the gateway for `config`; `client` replaces the configured upstream client."""
-    metrics = Metrics()
+def create_app(
+    config: GatewayConfig,
+    *,
+    client: UpstreamClient | None = None,
+    config_path: Path | None = None,
+) -> Starlette:
+    """Build the gateway for `config`; `client` replaces the configured upstream client.
+
+    With `config_path`, the file is watched and reloaded on change or SIGHUP.
+    """
     upstream_client = client if client is not None else create_client(config.upstream)
-    upstreams = Upstreams(config, upstream_client, metrics)
-    gateway = Gateway(config, upstreams, metrics, Deliveries(config, upstreams, metrics))
+    gateway = Gateway(config, upstream_client, Metrics())
+    reloader = ConfigReloader(gateway, config_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway.ready = True
         get_logger().info("started", providers=[t.label for t in gateway.upstreams.all()])
+        watching = reloader.start() if config_path is not None else None
         try:
             yield
         finally:
             gateway.ready = False
+            if watching is not None:
+                await reloader.stop()
             await upstream_client.aclose()
             get_logger().info("stopped")
 
@@ -76,4 +97,5 @@ def create_app(config: GatewayConfig, *, client: UpstreamClient | None = None) -
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.reloader = reloader
     return app

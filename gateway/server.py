@@ -25,9 +25,10 @@ def app_from_environment() -> Starlette:
     """uvicorn factory for worker processes, which re-read the config they are given."""
     from gateway.app import create_app
 
+    path = os.environ.get(CONFIG_ENV, "")
     config = config_from_environment()
     configure_logging(config.server.log_level)
-    return create_app(config)
+    return create_app(config, config_path=Path(path) if path else None)
 
 
 def serve(
