@@ -93,10 +93,15 @@ class AdaptiveThrottle:
     def try_acquire(self, is_retry: bool) -> bool:
         throttled = is_retry or self.throttle_first_attempts
         refuse = throttled and self._rng.random() < self.refusal_probability()
-        self._requests.add()
+        if refuse:
+            self._requests.add()  # a local refusal is a request that ended at once
         return not refuse
 
     def record_result(self, accepted: bool) -> None:
+        # A sent attempt counts as a request when its answer comes, with its accept:
+        # counted at send time, a burst of first attempts would look like a run of
+        # failures (many requests, no accepts yet) and starve the retries it needs.
+        self._requests.add()
         if accepted:
             self._accepts.add()
 

@@ -153,21 +153,33 @@ def test_adaptive_throttle_stops_refusing_after_the_provider_recovers() -> None:
     assert throttle.refusal_probability() == 0.0
 
 
+def fail_attempts(throttle: AdaptiveThrottle, count: int, *, is_retry: bool) -> None:
+    """`count` attempts that, when sent, fail."""
+    for _ in range(count):
+        if throttle.try_acquire(is_retry=is_retry):
+            throttle.record_result(accepted=False)
+
+
 def test_adaptive_throttle_counts_refused_attempts_as_requests() -> None:
     throttle = AdaptiveThrottle(k=2.0, clock=FakeClock(), rng=random.Random(0))
-    throttle.try_acquire(is_retry=False)
+    fail_attempts(throttle, 1, is_retry=False)
     before = throttle.refusal_probability()
 
-    for _ in range(100):
-        throttle.try_acquire(is_retry=True)
+    fail_attempts(throttle, 100, is_retry=True)
 
     assert throttle.refusal_probability() > before
 
 
+def test_attempts_still_in_flight_do_not_count_against_retries() -> None:
+    # A burst of first attempts, none answered yet, must not look like failures.
+    throttle = AdaptiveThrottle(k=2.0, clock=FakeClock(), rng=random.Random(0))
+    assert all(throttle.try_acquire(is_retry=False) for _ in range(200))
+    assert throttle.refusal_probability() == 0.0
+
+
 def test_adaptive_throttle_leaves_first_attempts_alone_by_default() -> None:
     throttle = AdaptiveThrottle(k=2.0, clock=FakeClock(), rng=random.Random(0))
-    for _ in range(1000):
-        throttle.try_acquire(is_retry=True)
+    fail_attempts(throttle, 1000, is_retry=True)
     assert throttle.refusal_probability() > 0.99
 
     assert all(throttle.try_acquire(is_retry=False) for _ in range(100))
