@@ -62,5 +62,5 @@ def test_two_workers_serve_and_report_metrics_together(sim):
             assert answer.status_code == 200
         metrics = client.get(gateway.url("/metrics")).text
     line = 'gateway_requests_total{route="transparent",status="200",type="email"}'
-    total = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith(line))
+    total = sum(float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line))
     assert total == 40.0
