@@ -35,6 +35,10 @@ class UpstreamSettings(Model):
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 512
     """Pooled keep-alive connections per process, across all providers."""
     connect_timeout_ms: Annotated[float, Field(gt=0, le=60_000)] = 1_000
+    keepalive_ms: Annotated[float, Field(gt=0, le=600_000)] = 4_000
+    """How long an idle pooled connection is kept. Keep it below the providers' own
+    idle timeout (Express: 5 s): a connection the provider closed first fails the
+    next send with a reset, which a no-duplicates policy must not retry."""
     try_timeout_ms: Annotated[float, Field(gt=0, le=600_000)] = 2_000
     """Longest a single upstream call may take (connect, send, answer)."""
 

@@ -23,15 +23,21 @@ def _timeout(total_s: float, connect_s: float) -> aiohttp.ClientTimeout:
 
 
 class AiohttpUpstreamClient:
-    def __init__(self, *, max_connections: int, connect_timeout_s: float) -> None:
+    def __init__(
+        self, *, max_connections: int, connect_timeout_s: float, keepalive_s: float = 4.0
+    ) -> None:
         self._connect_timeout_s = connect_timeout_s
+        self._keepalive_s = keepalive_s
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Created lazily inside the running loop: aiohttp binds a session to its loop.
         connector = aiohttp.TCPConnector(
-            limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300
+            limit=self._max_connections,
+            limit_per_host=0,
+            ttl_dns_cache=300,
+            keepalive_timeout=self._keepalive_s,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

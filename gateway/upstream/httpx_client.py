@@ -17,12 +17,15 @@ class HttpxUpstreamClient:
         *,
         max_connections: int,
         connect_timeout_s: float,
+        keepalive_s: float = 4.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._connect_timeout_s = connect_timeout_s
         self._client = httpx.AsyncClient(
             limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=keepalive_s,
             ),
             follow_redirects=False,
             trust_env=False,
