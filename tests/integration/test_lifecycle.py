@@ -64,3 +64,12 @@ def test_two_workers_serve_and_report_metrics_together(sim):
     line = 'gateway_requests_total{route="transparent",status="200",type="email"}'
     total = sum(float(row.split()[-1]) for row in metrics.splitlines() if row.startswith(line))
     assert total == 40.0
+
+
+def test_a_connection_the_provider_closed_when_idle_is_not_reused(sim, gateway):
+    # Express closes idle connections after 5 s; a pooled connection kept longer
+    # would fail the next send with a reset, which no-duplicates must not retry.
+    sim.control("sms2", fail_rate=0)
+    assert httpx.post(gateway.url("/api/sms/provider2"), json=SMS).status_code == 200
+    time.sleep(5.5)
+    assert httpx.post(gateway.url("/api/sms/provider2"), json=SMS).status_code == 200
