@@ -107,9 +107,10 @@ class BreakerPolicy(Model):
 
     enabled: bool = Field(True, description="Off: every provider is always tried.")
     consecutive_failures: Annotated[int, Field(ge=1, le=1000)] = Field(
-        10,
-        description="Opens after this many failures in a row (a provider failing half its "
-        "sends has 10 in a row once in about 2,000 calls).",
+        30,
+        description="Opens after this many failures in a row. Mind the providers' normal "
+        "failure rate: one failing half its sends has 10 in a row every ~2,000 calls (seconds, "
+        "under load) but 30 in a row about once in a billion.",
     )
     failure_ratio: Annotated[float, Field(gt=0, le=1)] = Field(
         0.9,
@@ -191,6 +192,18 @@ class Policy(Model):
         "forbidden",
         description="forbidden: never risk sending a message twice (no hedging, no retry "
         "after reset or timeout); allowed: a repeated message is acceptable (OTP codes).",
+    )
+    mode: Literal["sync", "async"] = Field(
+        "sync",
+        description="sync: answer with the provider's answer; async: store the message, "
+        "answer 202 at once and deliver in the background (also asked per request with "
+        "`Prefer: respond-async`).",
+    )
+    on_exhausted: Literal["fail", "enqueue"] = Field(
+        "fail",
+        description="When a sync request's attempts run out: fail (502/503), or enqueue it "
+        "for background delivery and answer 202 (never after a possibly delivered attempt "
+        "unless duplicates are allowed).",
     )
     deadline_ms: Annotated[float, Field(gt=0, le=3_600_000)] = Field(
         2_000,
