@@ -85,10 +85,14 @@ def _read_presets(directory: Path) -> dict[str, LocatedDocument]:
 
 
 def _policies_dir(doc: LocatedDocument, config_dir: Path | None) -> Path:
+    """`policies_dir` as configured (relative to the config file), else relative to the
+    working directory (a container's /app), else the presets shipped with the code."""
     configured = Path(str(doc.data.get("policies_dir", "policies")))
+    candidates = [configured]
     if not configured.is_absolute() and config_dir is not None:
-        configured = config_dir / configured
-    return configured if configured.is_dir() else SHIPPED_POLICIES
+        candidates.insert(0, config_dir / configured)
+    candidates.append(SHIPPED_POLICIES)
+    return next((path for path in candidates if path.is_dir()), SHIPPED_POLICIES)
 
 
 def _assemble(doc: LocatedDocument, config_dir: Path | None) -> GatewayConfig:
