@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,12 +16,17 @@ from starlette.routing import Route
 from gateway import routes
 from gateway.config.models import GatewayConfig
 from gateway.delivery.service import Deliveries
+from gateway.delivery.worker import OutboxWorker
 from gateway.http import json_response
 from gateway.proxy import Upstreams
 from gateway.reload import ConfigReloader
+from gateway.storage import open_store
+from gateway.storage.base import Store
 from gateway.telemetry.logging import get_logger
 from gateway.telemetry.metrics import Metrics
 from gateway.upstream import UpstreamClient, create_client
+
+DATA_DIR_ENV = "GATEWAY_DATA_DIR"
 
 
 class Gateway:
@@ -30,6 +36,9 @@ class Gateway:
     a reload (which assigns new ones) never changes the rules under a request
     in flight.
     """
+
+    store: Store
+    """Opened at start-up (see `create_app`), before the first request."""
 
     def __init__(self, config: GatewayConfig, client: UpstreamClient, metrics: Metrics) -> None:
         self.client = client
@@ -56,13 +65,19 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return json_response(500, {"error": "Internal gateway error"})
 
 
+def data_dir(config: GatewayConfig) -> Path:
+    """Where the SQLite store lives: GATEWAY_DATA_DIR, else `data_dir` from the config."""
+    return Path(os.environ.get(DATA_DIR_ENV) or config.data_dir)
+
+
 def create_app(
     config: GatewayConfig,
     *,
     client: UpstreamClient | None = None,
     config_path: Path | None = None,
+    store: Store | None = None,
 ) -> Starlette:
-    """Build the gateway for `config`; `client` replaces the configured upstream client.
+    """Build the gateway for `config`; `client` and `store` replace the configured ones.
 
     With `config_path`, the file is watched and reloaded on change or SIGHUP.
     """
@@ -72,6 +87,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gateway.store = store or await open_store(
+            config.store, data_dir(config), durability=config.delivery.durability
+        )
+        worker = OutboxWorker(gateway.store, lambda: gateway.deliveries, config.delivery)
+        worker.start()
         gateway.ready = True
         get_logger().info("started", providers=[t.label for t in gateway.upstreams.all()])
         watching = reloader.start() if config_path is not None else None
@@ -81,13 +101,20 @@ def create_app(
             gateway.ready = False
             if watching is not None:
                 await reloader.stop()
+            await worker.stop(grace_s=config.server.shutdown_timeout_ms / 1000)
+            if store is None:
+                await gateway.store.close()
             await upstream_client.aclose()
             get_logger().info("stopped")
 
     app = Starlette(
         routes=[
+            Route("/api/messages/{id}", routes.message_status, methods=["GET"]),
             Route("/api/{type}", routes.send_message, methods=["POST"]),
             Route("/api/{type}/{provider}", routes.send_to_provider, methods=["POST"]),
+            Route("/admin/outbox", routes.outbox, methods=["GET"]),
+            Route("/admin/dead-letters", routes.dead_letters, methods=["GET"]),
+            Route("/admin/dead-letters/{id}/requeue", routes.requeue, methods=["POST"]),
             Route("/healthz", routes.healthz, methods=["GET"]),
             Route("/readyz", routes.readyz, methods=["GET"]),
             Route("/metrics", routes.metrics, methods=["GET"]),

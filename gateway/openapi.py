@@ -148,6 +148,12 @@ def _virtual_operation(message_type: str) -> dict[str, Any]:
                 {"name": "X-Request-Id", "in": "header", "schema": {"type": "string"}},
                 {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
                 {
+                    "name": "Prefer",
+                    "in": "header",
+                    "description": "respond-async: answer 202 at once, deliver in the background.",
+                    "schema": {"type": "string"},
+                },
+                {
                     "name": "X-Request-Timeout",
                     "in": "header",
                     "description": "How long the caller waits: 1500 (ms), 1500ms or 1.5s.",
@@ -166,6 +172,13 @@ def _virtual_operation(message_type: str) -> dict[str, Any]:
                 "400": _json("InvalidMessage", "Refused before any provider call."),
                 "413": _json("Error", "Body larger than server.max_body_bytes."),
                 "502": _json("Exhausted", "Every attempt failed; each is listed."),
+                "202": {
+                    "description": "Accepted for background delivery (Prefer: respond-async, "
+                    "or the policy's mode); Location names the status URL.",
+                    "content": {"application/json": {}},
+                },
+                "409": _json("Error", "A request with this Idempotency-Key is in flight."),
+                "422": _json("Error", "This Idempotency-Key was used with another request."),
                 "503": _json("Exhausted", "No provider available (breakers open, budget spent)."),
             },
         }
@@ -189,6 +202,32 @@ def document(config: GatewayConfig) -> dict[str, Any]:
             paths[f"/api/{message_type}"] = _virtual_operation(message_type)
         for provider in config.providers.of(message_type):
             paths[f"/api/{message_type}/{provider}"] = _send_operation(message_type, provider)
+    paths["/api/messages/{id}"] = {
+        "get": {
+            "summary": "Where an accepted (202) message is: queued, sending, delivered, failed",
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "The message's state", "content": {"application/json": {}}},
+                "404": _json("Error", "No message with this id."),
+            },
+        }
+    }
+    paths["/admin/outbox"] = _get("How many messages are in each state")
+    paths["/admin/dead-letters"] = _get("Messages given up on, oldest first (?limit=N)")
+    paths["/admin/dead-letters/{id}/requeue"] = {
+        "post": {
+            "summary": "Try a dead letter again, due now",
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "Queued again", "content": {"application/json": {}}},
+                "404": _json("Error", "No dead letter with this id."),
+            },
+        }
+    }
     paths["/healthz"] = _get("Liveness: the process answers")
     paths["/readyz"] = _get("Readiness: config loaded and providers configured")
     paths["/metrics"] = _get("Prometheus metrics", "text/plain")

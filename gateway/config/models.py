@@ -89,6 +89,48 @@ class Providers(Model):
         return self.sms if message_type == "sms" else self.email
 
 
+class DeliverySettings(Model):
+    """The outbox workers that deliver accepted (202) messages."""
+
+    workers: Annotated[int, Field(ge=1, le=10_000)] = 16
+    """Messages delivered at once per process."""
+    batch: Annotated[int, Field(ge=1, le=10_000)] = 64
+    """Messages claimed from the store per poll."""
+    poll_ms: Annotated[float, Field(gt=0, le=60_000)] = 100
+    """Pause between polls when the outbox has nothing due."""
+    lease_ms: Annotated[float, Field(gt=0, le=3_600_000)] = 30_000
+    """A claimed message is someone else's to retry if its worker has not finished
+    within this (visibility timeout); longer than any policy deadline."""
+    max_age_ms: Annotated[float, Field(gt=0, le=30 * 86_400_000)] = 86_400_000
+    """A message not delivered this long after it was accepted is dead-lettered."""
+    retry_base_ms: Annotated[float, Field(gt=0, le=3_600_000)] = 1_000
+    """First pause before a message whose round of attempts failed is tried again."""
+    retry_cap_ms: Annotated[float, Field(gt=0, le=3_600_000)] = 300_000
+    """Longest pause between two rounds (capped exponential backoff with full jitter)."""
+    provider_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 64
+    """Outbox sends in flight to one provider at once, per process."""
+    provider_rate_per_s: Annotated[float, Field(ge=0, le=1_000_000)] = 0
+    """Outbox sends per second to one provider, per process; 0 means no limit."""
+    durability: Literal["full", "normal"] = "full"
+    """SQLite: full fsyncs every accepted message before the 202; normal may lose the
+    last ones on power loss (not on a process crash)."""
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> DeliverySettings:
+        if self.retry_cap_ms < self.retry_base_ms:
+            raise ValueError("retry_cap_ms must be at least retry_base_ms")
+        return self
+
+
+class IdempotencySettings(Model):
+    """Idempotency-Key handling (IETF draft-ietf-httpapi-idempotency-key-header)."""
+
+    ttl_ms: Annotated[float, Field(gt=0, le=30 * 86_400_000)] = 86_400_000
+    """How long a key's first answer is replayed."""
+    client_header: str | None = None
+    """Header naming the client (e.g. x-client-id); when set, keys are scoped per client."""
+
+
 class Routes(Model):
     """Which policy each route delivers with."""
 
@@ -110,6 +152,13 @@ class GatewayConfig(Model):
     server: ServerSettings = ServerSettings()
     upstream: UpstreamSettings = UpstreamSettings()
     providers: Providers = Providers()
+    store: str = "sqlite"
+    """Where accepted messages and idempotency keys live: `sqlite` (a file in
+    `data_dir`), `sqlite:///path/to/file.db`, or `redis://host:port/db` (many replicas)."""
+    data_dir: str = "./data"
+    """Directory of the SQLite file; the GATEWAY_DATA_DIR environment variable wins."""
+    delivery: DeliverySettings = DeliverySettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
     policies_dir: str = "policies"
     """Directory of the policy presets, relative to the config file; the presets
     shipped with the gateway are used when it does not exist."""
@@ -121,6 +170,23 @@ class GatewayConfig(Model):
     def _some_provider(self) -> GatewayConfig:
         if not any(self.providers.of(t) for t in MESSAGE_TYPES):
             raise ValueError("no provider configured: name at least one under providers")
+        return self
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, store: str) -> str:
+        if store != "sqlite" and not store.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError("must be sqlite, sqlite:///path or redis://host:port/db")
+        return store
+
+    @model_validator(mode="after")
+    def _leases_outlive_deadlines(self) -> GatewayConfig:
+        longest = max((p.deadline_ms for p in self.policies.values()), default=0)
+        if self.delivery.lease_ms <= longest:
+            raise ValueError(
+                f"delivery.lease_ms ({self.delivery.lease_ms:g}) must exceed the longest policy "
+                f"deadline_ms ({longest:g}), or a slow delivery would be claimed twice"
+            )
         return self
 
     def policy_for(self, route: Literal["transparent", "sms", "email"]) -> Policy:

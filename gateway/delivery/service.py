@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from gateway.config.models import GatewayConfig
 from gateway.delivery.driver import deliver
+from gateway.delivery.limits import ProviderLimiter
 from gateway.delivery.plan import Attempt, Plan, Result
 from gateway.delivery.runtime import BreakerHook, RouteRuntime
 from gateway.messages import MESSAGE_TYPES
@@ -89,15 +90,22 @@ class Deliveries:
         body: bytes,
         headers: Mapping[str, str],
         deadline: Deadline,
+        limiter: ProviderLimiter | None = None,
     ) -> Result:
         """Deliver `body` on `route` within `deadline`; `labels` (route kind, message type)
-        label the metrics."""
+        label the metrics; `limiter` paces the calls to each provider (outbox)."""
 
-        async def attempt(attempt: Attempt) -> UpstreamResponse:
+        async def call(attempt: Attempt) -> UpstreamResponse:
             sent = {**headers, DEADLINE_HEADER: deadline.header_value()}
             return await self._upstreams.call(
                 attempt.provider.target, body, sent, attempt.timeout_s
             )
+
+        async def attempt(attempt: Attempt) -> UpstreamResponse:
+            if limiter is None:
+                return await call(attempt)
+            async with limiter.slot(attempt.label):
+                return await call(attempt)
 
         result = await deliver(Plan(route, deadline), attempt)
         self._count(labels, result)

@@ -39,5 +39,6 @@ def test_templates_only_use_values_that_exist():
         for path in re.findall(r"\.Values\.([A-Za-z0-9_.]+)", template.read_text()):
             node = values
             for part in path.split("."):
-                assert isinstance(node, dict) and part in node, f"{template.name}: {path}"
+                assert isinstance(node, dict), f"{template.name}: {path}"
+                assert part in node, f"{template.name}: {path}"
                 node = node[part]

@@ -31,12 +31,19 @@ def test_the_openapi_document_lists_exactly_the_routes_served(client):
     assert document["openapi"].startswith("3.")
     for path, operations in document["paths"].items():
         for method in operations:
-            response = client.request(method.upper(), path, content=b"{}", headers=JSON)
-            assert response.status_code not in (404, 405), (method, path)
+            concrete = path.replace("{id}", "no-such-id")
+            response = client.request(method.upper(), concrete, content=b"{}", headers=JSON)
+            assert response.status_code != 405, (method, path)
+            # A 404 may only be the handler's own "no such id", never the router's.
+            if response.status_code == 404:
+                assert response.json()["error"] != "Not Found", (method, path)
     # Every route template of the app, expanded over the configured types and providers.
     config = default_config()
     expanded = set()
     for route in client.app.routes:
+        if "{id}" in route.path:
+            expanded.add(route.path)
+            continue
         for message_type in ("sms", "email"):
             for name in config.providers.of(message_type):
                 expanded.add(route.path.replace("{type}", message_type).replace("{provider}", name))
