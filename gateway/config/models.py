@@ -181,7 +181,8 @@ class GatewayConfig(Model):
 
     @model_validator(mode="after")
     def _leases_outlive_deadlines(self) -> GatewayConfig:
-        longest = max((p.deadline_ms for p in self.policies.values()), default=0)
+        bound = [self.policies.get(name) for name in (self.routes.sms, self.routes.email)]
+        longest = max((p.deadline_ms for p in bound if p is not None), default=0)
         if self.delivery.lease_ms <= longest:
             raise ValueError(
                 f"delivery.lease_ms ({self.delivery.lease_ms:g}) must exceed the longest policy "

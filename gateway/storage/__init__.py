@@ -4,12 +4,14 @@
 
     sqlite                  SQLite file `gateway.sqlite3` in the data directory
     sqlite:///abs/path.db   SQLite file at that absolute path
-    redis://host:port/db    Redis (also rediss:// for TLS, unix:///path.sock)
+    redis://host:port/db    Redis (also rediss:// for TLS, unix:///path.sock); add
+                            ?namespace=name to share one server between gateways
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gateway.storage.base import KeyClaim, OutboxMessage, Store, StoredResponse
 from gateway.storage.sqlite import Durability
@@ -37,7 +39,8 @@ async def open_store(url: str, data_dir: Path, *, durability: Durability = "full
     elif url.startswith(REDIS_SCHEMES):
         from gateway.storage.redis import RedisStore
 
-        store = RedisStore(url)
+        url, namespace = _namespace_of(url)
+        store = RedisStore(url, namespace=namespace)
     else:
         scheme = url.partition(":")[0] if ":" in url else url
         raise ValueError(
@@ -46,3 +49,12 @@ async def open_store(url: str, data_dir: Path, *, durability: Durability = "full
         )
     await store.open()
     return store
+
+
+def _namespace_of(url: str, default: str = "gateway") -> tuple[str, str]:
+    """Split our own `namespace` query parameter off a Redis URL."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    namespace = next((value for key, value in query if key == "namespace"), default)
+    rest = urlencode([(key, value) for key, value in query if key != "namespace"])
+    return urlunsplit(parts._replace(query=rest)), namespace or default

@@ -61,3 +61,18 @@ async def test_an_unknown_store_is_refused_by_name(tmp_path: Path, url: str, sch
 async def test_a_relative_sqlite_url_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="absolute path"):
         await open_store("sqlite://relative.db", tmp_path)
+
+
+async def test_a_namespace_in_a_redis_url_prefixes_the_keys(redis_url: str, tmp_path: Path) -> None:
+
+    store = await open_store(f"{redis_url}?namespace=ns-{tmp_path.name}", tmp_path)
+    try:
+        await store.add(message("m1"))
+    finally:
+        await store.close()
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        keys = [key.decode() async for key in client.scan_iter(f"ns-{tmp_path.name}:*")]
+    finally:
+        await client.aclose()
+    assert any(key.endswith("m1") for key in keys)
