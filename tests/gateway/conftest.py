@@ -1,5 +1,7 @@
 """An in-memory upstream client for route tests that need no sockets."""
 
+import asyncio
+import threading
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -21,15 +23,25 @@ def ok(provider: str, url: str, body: bytes, headers: Mapping[str, str]) -> Upst
 
 
 class FakeUpstream:
-    """Records every call and answers with `answer` (or raises what it raises)."""
+    """Records every call and answers with `answer` (or raises what it raises).
+
+    While `gate` is cleared, calls wait for it (the app runs in the test client's
+    own thread and loop, hence a threading.Event waited for off the loop).
+    """
 
     def __init__(self, answer: Answer = ok) -> None:
         self.answer = answer
         self.calls: list[tuple[str, str, bytes, dict[str, str], float]] = []
         self.closed = False
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = threading.Event()
 
     async def post(self, provider, url, body, headers, timeout_s):
         self.calls.append((provider, url, body, dict(headers), timeout_s))
+        if not self.gate.is_set():
+            self.waiting.set()
+            await asyncio.to_thread(self.gate.wait, 10)
         return self.answer(provider, url, body, headers)
 
     async def aclose(self):

@@ -1,6 +1,7 @@
 """Accept-and-deliver on the virtual route, status, dead letters and idempotency keys,
 on a real SQLite store with the in-memory upstream."""
 
+import concurrent.futures
 import time
 
 import orjson
@@ -15,11 +16,11 @@ ASYNC = {**JSON, "prefer": "respond-async"}
 FAST_OUTBOX = "delivery: {poll_ms: 10, retry_base_ms: 10, retry_cap_ms: 20}\n"
 
 
-def wait_for(client, message_id, status, timeout_s=10.0):
+def wait_for(client, message_id, status, timeout_s=10.0, min_attempts=0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         view = client.get(f"/api/messages/{message_id}").json()
-        if view["status"] == status:
+        if view["status"] == status and view["attempts"] >= min_attempts:
             return view
         time.sleep(0.02)
     raise AssertionError(f"{message_id} never became {status}: {view}")
@@ -158,3 +159,32 @@ def test_an_async_accept_is_replayed_too(outbox_client, upstream):
     again = outbox_client.post("/api/sms", content=SMS, headers=headers)
     assert again.status_code == 202
     assert again.json()["id"] == first["id"]
+
+
+def test_a_message_is_queued_then_sending_then_delivered(outbox_client, upstream):
+    upstream.answer = by_provider({f"sms/provider{i}": 503 for i in (1, 2, 3)})
+    message_id = outbox_client.post("/api/sms", content=SMS, headers=ASYNC).json()["id"]
+    queued = wait_for(outbox_client, message_id, "queued", min_attempts=3)
+    assert queued["next_attempt_at"] is not None
+    assert set(queued["errors"]) == {"sms/provider1", "sms/provider2", "sms/provider3"}
+    upstream.gate.clear()
+    upstream.waiting.clear()
+    upstream.answer = by_provider({})
+    assert upstream.waiting.wait(10), "the outbox retried the message"
+    wait_for(outbox_client, message_id, "sending")
+    upstream.gate.set()
+    delivered = wait_for(outbox_client, message_id, "delivered")
+    assert delivered["errors"].get("sms/provider1") == "5xx", delivered
+
+
+def test_a_repeat_while_the_first_is_in_flight_is_409(client, upstream):
+    upstream.gate.clear()
+    headers = {**JSON, "idempotency-key": "k5"}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/api/sms", content=SMS, headers=headers)
+        assert upstream.waiting.wait(10)
+        repeat = client.post("/api/sms", content=SMS, headers=headers)
+        upstream.gate.set()
+        assert first.result().status_code == 200
+    assert repeat.status_code == 409
+    assert len(upstream.calls) == 1
