@@ -30,6 +30,8 @@ import aiohttp
 import httpx
 import pytest
 
+from tests.support.tools import stop_process
+
 STARTUP_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 PROVIDER_NAMES = ("sms1", "sms2", "sms3", "email1", "email2", "email3")
@@ -136,13 +138,7 @@ class SimulatorProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int:
         """Signal the process, kill it if it lingers; its exit status."""
         self._client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig, timeout)
         if self._final_output is None:
             self._final_output = self.output()
             shutil.rmtree(self._workdir, ignore_errors=True)

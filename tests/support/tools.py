@@ -32,6 +32,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
+    """Signal `process`, kill it if it lingers past `timeout`; its exit status."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def run_redis(workdir: Path) -> Iterator[str]:
     """A redis-server on a free loopback port, without persistence, for one session;
     `GATEWAY_TEST_REDIS_URL` points at a server already running instead."""
