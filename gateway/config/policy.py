@@ -157,7 +157,7 @@ class BudgetPolicy(Model):
         0.2, description="ratio: retries and hedges allowed per request."
     )
     min_per_s: Annotated[float, Field(ge=0, le=100_000)] = Field(
-        1,
+        10,
         description="Retries and hedges per second always allowed, so a quiet route can retry "
         "at all (both kinds; adaptive: allowance of min_per_s x window beyond k x successes).",
     )

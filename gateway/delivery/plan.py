@@ -12,6 +12,7 @@ and its sleep loop).
 
 from __future__ import annotations
 
+import collections
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -168,6 +169,12 @@ class Plan:
         if not retryable(outcome, self.route.retry_on):
             self._retrying_stopped = f"{outcome} is not retried by this policy"
         if self.in_flight:
+            if self.route.policy.hedging.enabled and not self._retrying_stopped:
+                # Racing: a failed racer is replaced at once rather than leaving the
+                # slow one alone in the race.
+                launched = self._launch(hedge=False)
+                if isinstance(launched, Attempt):
+                    return Send(launched)
             return self.waiting()
         if self._retrying_stopped:
             return Finish(self._finish("exhausted", attempt, self._retrying_stopped))
@@ -248,12 +255,12 @@ class Plan:
         return attempt
 
     def _choose(self, *, hedge: bool) -> tuple[ProviderState, Permit | None] | _Refusal:
-        """A provider for the next attempt: one not yet tried while any is left, never one
-        already in flight for this request, never one whose breaker is open."""
+        """A provider for the next attempt: never one already in flight for this request,
+        never one whose breaker is open; among the rest, the least tried in this request
+        (so one not yet tried while any is left), then the balancer's choice."""
         route = self.route
         now = route.clock()
         busy = {a.provider.target.name for a in self.in_flight}
-        tried = {a.provider.target.name for a in self.attempts}
         ready = [
             name
             for name in route.order
@@ -261,16 +268,18 @@ class Plan:
             and _available(route.providers[name])
             and route.providers[name].not_before <= now
         ]
-        pool = [name for name in ready if name not in tried] or ([] if hedge else ready)
-        while pool:
-            name = route.balancer.choose(pool)
-            provider = route.providers[name]
-            if provider.breaker is None:
-                return provider, None
-            permit = provider.breaker.acquire()
-            if permit is not None:
-                return provider, permit
-            pool.remove(name)  # its last half-open probe slot was just taken
+        tries = collections.Counter(a.provider.target.name for a in self.attempts)
+        for count in sorted({tries[name] for name in ready}):
+            pool = [name for name in ready if tries[name] == count]
+            while pool:
+                name = route.balancer.choose(pool)
+                provider = route.providers[name]
+                if provider.breaker is None:
+                    return provider, None
+                permit = provider.breaker.acquire()
+                if permit is not None:
+                    return provider, permit
+                pool.remove(name)  # its last half-open probe slot was just taken
         if hedge:
             return _Refusal("no other provider to hedge to")
         return self._when_none_available(busy)

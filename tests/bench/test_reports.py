@@ -15,7 +15,7 @@ from bench.delivery import (
     targets,
 )
 from bench.loadgen import Outcome, Record, closed_loop, open_loop
-from bench.overhead import package_of, summarise_collapsed
+from bench.overhead import feature_of, package_of, summarise_collapsed
 from bench.stats import DeliveryCount
 
 SEED = Scenario("seed", "seed", {}, (FAILOVER, NAIVE), 4)
@@ -100,7 +100,7 @@ process 1:"python -m gateway";main (gateway/cli.py:70);mask_text (masking.py:37)
 
 
 def test_collapsed_stacks_give_self_inclusive_and_package_shares():
-    total, self_top, inclusive, packages = summarise_collapsed(COLLAPSED)
+    total, self_top, inclusive, packages, features = summarise_collapsed(COLLAPSED)
     assert total == 10
     assert self_top[0] == ("_request (aiohttp/client.py:500)", 60.0)
     # `main` is under every sample: it says nothing and is left out.
@@ -111,6 +111,20 @@ def test_collapsed_stacks_give_self_inclusive_and_package_shares():
         "structlog logging": 30.0,
         "gateway/telemetry/masking.py": 10.0,
     }
+    assert dict(features) == {
+        "upstream call (aiohttp client)": 60.0,
+        "request log line (structlog, masking)": 40.0,
+    }
+
+
+def test_a_sample_goes_to_the_innermost_feature_skipping_asyncio():
+    stack = [
+        "_handle (gateway/routes.py:120)",
+        "deliver (gateway/delivery/driver.py:18)",
+        "wait (asyncio/tasks.py:399)",
+    ]
+    assert feature_of(stack) == "policy engine (plan, driver, breaker, budget)"
+    assert feature_of(["Runner.run (asyncio/runners.py:86)"]).startswith("event loop")
 
 
 def test_frames_of_our_code_are_named_by_module():

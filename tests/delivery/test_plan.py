@@ -210,3 +210,45 @@ def test_every_attempt_is_listed_with_its_outcome(make_route, clock):
         "hedge": False,
     }
     assert summaries[1]["provider"] == "sms/provider2"
+
+
+def test_once_every_provider_was_tried_retries_rotate_among_them(make_route, clock):
+    route = make_route(
+        names=("provider1", "provider2"), retry={"backoff": {"cap_ms": 0, "base_ms": 0}}
+    )
+    plan, action = start(route, clock)
+    order = []
+    while isinstance(action, Send):
+        order.append(action.attempt.provider.target.name)
+        action = fail(plan, action)
+        while isinstance(action, Sleep):
+            action = plan.after_sleep()
+    assert order == ["provider1", "provider2", "provider1", "provider2", "provider1"]
+
+
+def test_a_hedge_may_go_to_a_provider_already_tried_when_none_is_left(make_route, clock):
+    route = make_route(
+        names=("provider1", "provider2"),
+        duplicates="allowed",
+        hedging={"enabled": True, "delay_ms": 10},
+    )
+    plan, action = start(route, clock)
+    action = fail(plan, action)  # provider1 failed fast
+    slow = action.attempt  # provider2, about to be slow
+    assert slow.provider.target.name == "provider2"
+    clock.advance(0.01)
+    hedge = plan.on_hedge_timer()
+    assert isinstance(hedge, Send)
+    assert hedge.attempt.provider.target.name == "provider1"
+
+
+def test_a_failed_racer_is_replaced_at_once(make_route, clock):
+    route = make_route(duplicates="allowed", hedging={"enabled": True, "delay_ms": 10})
+    plan, action = start(route, clock)
+    slow = action.attempt
+    clock.advance(0.01)
+    hedge = plan.on_hedge_timer()
+    replacement = plan.on_result(hedge.attempt, response(500), None)
+    assert isinstance(replacement, Send), "not left waiting on the slow one alone"
+    assert replacement.attempt.provider not in (slow.provider, hedge.attempt.provider)
+    assert not replacement.attempt.hedge
