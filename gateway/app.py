@@ -39,6 +39,8 @@ class Gateway:
 
     store: Store
     """Opened at start-up (see `create_app`), before the first request."""
+    worker: OutboxWorker
+    """Started at start-up with the store."""
 
     def __init__(self, config: GatewayConfig, client: UpstreamClient, metrics: Metrics) -> None:
         self.client = client
@@ -90,7 +92,9 @@ def create_app(
         gateway.store = store or await open_store(
             config.store, data_dir(config), durability=config.delivery.durability
         )
-        worker = OutboxWorker(gateway.store, lambda: gateway.deliveries, config.delivery)
+        worker = gateway.worker = OutboxWorker(
+            gateway.store, lambda: gateway.deliveries, config.delivery
+        )
         worker.start()
         gateway.ready = True
         get_logger().info("started", providers=[t.label for t in gateway.upstreams.all()])

@@ -6,7 +6,6 @@ on can be read (and tested) in one place.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import GatewayError, InvalidMessage, PayloadTooLarge
+from gateway.ids import new_id
 from gateway.messages import FieldError
 
 # Express answers JSON with this exact type; so do we, to be a drop-in.
@@ -56,7 +56,7 @@ def request_id_of(request: Request) -> str:
     given = request.headers.get(REQUEST_ID)
     if given and len(given) <= 200 and given.isprintable():
         return given
-    return uuid.uuid4().hex
+    return new_id()
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from datetime import UTC, datetime
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
@@ -30,6 +29,7 @@ from gateway.http import (
     request_id_of,
     returned_headers,
 )
+from gateway.ids import new_id
 from gateway.messages import MESSAGE_TYPES, FieldError, MessageType, validate
 from gateway.resilience.deadline import Deadline, parse_timeout_header
 from gateway.storage.base import OutboxMessage
@@ -88,10 +88,7 @@ def _upstream_headers(
     """
     headers = forwarded_headers(request.headers.items(), request_id)
     message_id = (
-        message_id
-        or headers.get(NOTIFICATION_ID)
-        or headers.get(IDEMPOTENCY_KEY)
-        or uuid.uuid4().hex
+        message_id or headers.get(NOTIFICATION_ID) or headers.get(IDEMPOTENCY_KEY) or new_id()
     )
     headers[NOTIFICATION_ID] = message_id
     headers.setdefault(IDEMPOTENCY_KEY, message_id)
@@ -109,7 +106,7 @@ async def _accept(
     request: Request, gateway: Gateway, message_type: str, body: bytes, request_id: str
 ) -> Response:
     """Store the message durably, then (only then) answer 202 with where to follow it."""
-    message_id = uuid.uuid4().hex
+    message_id = new_id()
     headers, _ = _upstream_headers(request, request_id, message_id)
     headers.pop(DEADLINE_HEADER, None)  # the caller's wait is over once we answer 202
     now = time.time()
@@ -124,6 +121,7 @@ async def _accept(
             next_attempt_at=now,
         )
     )
+    gateway.worker.nudge()
     status_url = f"/api/messages/{message_id}"
     answer = {"id": message_id, "status": "queued", "status_url": status_url}
     return json_response(

@@ -96,8 +96,10 @@ class DeliverySettings(Model):
     """Messages delivered at once per process."""
     batch: Annotated[int, Field(ge=1, le=10_000)] = 64
     """Messages claimed from the store per poll."""
-    poll_ms: Annotated[float, Field(gt=0, le=60_000)] = 100
-    """Pause between polls when the outbox has nothing due."""
+    poll_ms: Annotated[float, Field(gt=0, le=60_000)] = 500
+    """Pause between polls when the outbox has nothing due; a message accepted by this
+    process wakes its worker at once, so this bounds only the wait for retries that
+    come due and for messages accepted by other processes."""
     lease_ms: Annotated[float, Field(gt=0, le=3_600_000)] = 30_000
     """A claimed message is someone else's to retry if its worker has not finished
     within this (visibility timeout); longer than any policy deadline."""

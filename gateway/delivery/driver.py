@@ -16,13 +16,25 @@ Sleeper = Callable[[float], Awaitable[None]]
 
 
 async def deliver(plan: Plan, send: SendAttempt, sleep: Sleeper = asyncio.sleep) -> Result:
-    """Run `plan` to its end, racing attempts as it says; in-flight losers are cancelled."""
+    """Run `plan` to its end, racing attempts as it says; in-flight losers are cancelled.
+
+    Without hedging nothing ever races, so each attempt is awaited in place: a task
+    per attempt would cost more than the rest of the gateway's own work.
+    """
+    racing = plan.route.policy.hedging.enabled
     tasks: dict[asyncio.Task[UpstreamResponse], Attempt] = {}
     action = plan.start()
     try:
         while True:
             if isinstance(action, Finish):
                 return action.result
+            if isinstance(action, Send) and not racing:
+                attempt = action.attempt
+                try:
+                    action = plan.on_result(attempt, await send(attempt), None)
+                except UpstreamError as error:
+                    action = plan.on_result(attempt, None, error)
+                continue
             if isinstance(action, Send):
                 tasks[asyncio.ensure_future(send(action.attempt))] = action.attempt
                 action = plan.waiting()
@@ -46,12 +58,12 @@ async def deliver(plan: Plan, send: SendAttempt, sleep: Sleeper = asyncio.sleep)
                 except UpstreamError as error:
                     action = plan.on_result(attempt, None, error)
     finally:
-        if tasks:
+        if plan.in_flight:  # cancelled (the caller left), or a bug: nothing stays in flight
             plan.abandon()
-            for task in tasks:
-                task.cancel()
-                # Losers end on their own; retrieve their outcome so asyncio does not warn.
-                task.add_done_callback(_consume)
+        for task in tasks:
+            task.cancel()
+            # Losers end on their own; retrieve their outcome so asyncio does not warn.
+            task.add_done_callback(_consume)
 
 
 def _consume(task: asyncio.Task[UpstreamResponse]) -> None:

@@ -17,13 +17,13 @@ import asyncio
 import contextlib
 import random
 import time
-import uuid
 from collections.abc import Callable
 
 from gateway.config.models import DeliverySettings
 from gateway.delivery.limits import ProviderLimiter
 from gateway.delivery.plan import Result
 from gateway.delivery.service import Deliveries
+from gateway.ids import new_id
 from gateway.resilience.deadline import Deadline
 from gateway.storage.base import OutboxMessage, Store
 from gateway.telemetry.logging import get_logger
@@ -68,10 +68,16 @@ class OutboxWorker:
         self._rng = rng or random.Random()
         self._wall_clock = wall_clock
         self._limiter = ProviderLimiter(settings.provider_concurrency, settings.provider_rate_per_s)
-        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self.owner = f"worker-{new_id()[:12]}"
         self._in_flight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._wake = asyncio.Event()
+
+    def nudge(self) -> None:
+        """Something was just accepted here: claim now rather than at the next poll
+        (the poll remains for what other processes or replicas accept)."""
+        self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.owner)
@@ -106,7 +112,9 @@ class OutboxWorker:
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
             if not claimed:
-                await asyncio.sleep(settings.poll_ms / 1000)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), settings.poll_ms / 1000)
+                self._wake.clear()
             elif room <= len(claimed):
                 # Full: wait for a slot rather than spinning on the store.
                 await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)

@@ -8,6 +8,7 @@ Each app gets its own registry (tests build many apps in one process). With
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,6 +42,21 @@ LATENCY_BUCKETS = (
 )
 
 
+class Family:
+    """A labelled metric whose children are looked up once per set of label values:
+    prometheus_client's `labels()` takes a lock and builds a key on every call."""
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def labels(self, *values: object) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
+
+
 class Metrics:
     """The gateway's counters and histograms, on a registry of their own."""
 
@@ -48,57 +64,73 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "gateway_requests",
-            "Requests answered, by route kind, message type and HTTP status.",
-            ("route", "type", "status"),
-            registry=self.registry,
+        self.requests = Family(
+            Counter(
+                "gateway_requests",
+                "Requests answered, by route kind, message type and HTTP status.",
+                ("route", "type", "status"),
+                registry=self.registry,
+            )
         )
-        self.request_duration = Histogram(
-            "gateway_request_duration_seconds",
-            "Client-facing latency, from request received to answer sent.",
-            ("route", "type"),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.request_duration = Family(
+            Histogram(
+                "gateway_request_duration_seconds",
+                "Client-facing latency, from request received to answer sent.",
+                ("route", "type"),
+                buckets=LATENCY_BUCKETS,
+                registry=self.registry,
+            )
         )
-        self.upstream_attempts = Counter(
-            "gateway_upstream_attempts",
-            "Calls to providers, by provider and outcome (HTTP status class or failure kind).",
-            ("provider", "outcome"),
-            registry=self.registry,
+        self.upstream_attempts = Family(
+            Counter(
+                "gateway_upstream_attempts",
+                "Calls to providers, by provider and outcome (HTTP status class or failure kind).",
+                ("provider", "outcome"),
+                registry=self.registry,
+            )
         )
-        self.upstream_duration = Histogram(
-            "gateway_upstream_duration_seconds",
-            "Latency of each provider call, whatever its outcome.",
-            ("provider",),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.upstream_duration = Family(
+            Histogram(
+                "gateway_upstream_duration_seconds",
+                "Latency of each provider call, whatever its outcome.",
+                ("provider",),
+                buckets=LATENCY_BUCKETS,
+                registry=self.registry,
+            )
         )
 
-        self.deliveries = Counter(
-            "gateway_deliveries",
-            "How requests ended: delivered, refused (4xx), exhausted, unavailable (503).",
-            ("route", "type", "result"),
-            registry=self.registry,
+        self.deliveries = Family(
+            Counter(
+                "gateway_deliveries",
+                "How requests ended: delivered, refused (4xx), exhausted, unavailable (503).",
+                ("route", "type", "result"),
+                registry=self.registry,
+            )
         )
-        self.hedges = Counter(
-            "gateway_hedges",
-            "Hedged attempts: sent, and won (the hedge answered first).",
-            ("route", "type", "result"),
-            registry=self.registry,
+        self.hedges = Family(
+            Counter(
+                "gateway_hedges",
+                "Hedged attempts: sent, and won (the hedge answered first).",
+                ("route", "type", "result"),
+                registry=self.registry,
+            )
         )
-        self.possible_duplicates = Counter(
-            "gateway_possible_duplicates",
-            "Sends that may have been delivered besides the one that answered: cancelled "
-            "hedge losers and earlier attempts whose answer was lost.",
-            ("route", "type"),
-            registry=self.registry,
+        self.possible_duplicates = Family(
+            Counter(
+                "gateway_possible_duplicates",
+                "Sends that may have been delivered besides the one that answered: cancelled "
+                "hedge losers and earlier attempts whose answer was lost.",
+                ("route", "type"),
+                registry=self.registry,
+            )
         )
-        self.breaker_transitions = Counter(
-            "gateway_breaker_transitions",
-            "Circuit breaker state changes, by provider and new state.",
-            ("route", "provider", "state"),
-            registry=self.registry,
+        self.breaker_transitions = Family(
+            Counter(
+                "gateway_breaker_transitions",
+                "Circuit breaker state changes, by provider and new state.",
+                ("route", "provider", "state"),
+                registry=self.registry,
+            )
         )
 
     def render(self) -> bytes:

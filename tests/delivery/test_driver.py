@@ -78,3 +78,21 @@ async def test_a_bug_in_a_send_propagates_and_cancels_the_rest(make_route, clock
         await asyncio.wait_for(deliver(plan, send), 10)
     assert plan.in_flight == []
     assert plan.attempts[0].outcome == "cancelled"
+
+
+async def test_without_hedging_a_cancelled_request_leaves_nothing_in_flight(make_route, clock):
+    route = make_route()
+    started = asyncio.Event()
+
+    async def send(attempt):
+        started.set()
+        await asyncio.sleep(30)
+
+    plan = Plan(route, Deadline(5, clock=clock))
+    delivery = asyncio.ensure_future(deliver(plan, send))
+    await started.wait()
+    delivery.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await delivery
+    assert plan.in_flight == []
+    assert plan.attempts[0].outcome == "cancelled"
