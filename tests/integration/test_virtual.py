@@ -22,11 +22,15 @@ async def send_all(url, count, concurrency=20):
     return statuses
 
 
-async def test_every_message_is_delivered_exactly_once(sim, gateway):
+async def test_every_message_is_delivered_once_and_the_answer_says_so(sim, gateway):
+    # 12 attempts at 50 % leave 1 message in 4 096 undelivered: the exact claim is
+    # that a 200 means delivered once and anything else means not delivered at all.
     statuses = await send_all(gateway.url("/api/sms"), 200)
     ledger = sim.ledger(scope="all", keys="all")
-    assert [s for s in statuses.values() if s[0] != 200] == []
-    assert ledger["unique"] == 200
+    for message_id, (status, _, body) in statuses.items():
+        delivered = ledger["keys"].get(message_id, {}).get("count", 0)
+        assert (status, delivered) in ((200, 1), (502, 0)), (status, delivered, body)
+    assert sum(1 for status, _, _ in statuses.values() if status == 200) >= 198
     assert ledger["duplicates"] == 0
     attempts = sum(int(a) for _, a, _ in statuses.values())
     assert attempts == sum(
@@ -37,6 +41,7 @@ async def test_every_message_is_delivered_exactly_once(sim, gateway):
 async def test_a_provider_down_is_routed_around(sim, gateway):
     sim.control("sms1", down="refuse")
     statuses = await send_all(gateway.url("/api/sms"), 100)
-    assert [s for s in statuses.values() if s[0] != 200] == []
+    delivered = sum(1 for status, _, _ in statuses.values() if status == 200)
+    assert delivered >= 99
     assert sim.ledger("sms1")["accepted"] == 0
-    assert sim.ledger(scope="all")["unique"] == 100
+    assert sim.ledger(scope="all")["unique"] == delivered
