@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Awaitable, Callable
 
 from gateway.delivery.plan import Attempt, Finish, Plan, Result, Send, Sleep
@@ -23,6 +24,9 @@ async def deliver(plan: Plan, send: SendAttempt, sleep: Sleeper = asyncio.sleep)
     """
     racing = plan.route.policy.hedging.enabled
     tasks: dict[asyncio.Task[UpstreamResponse], Attempt] = {}
+    # Attempts that ended together are told to the plan one per turn: the action
+    # it answers to one (say, send a replacement) is carried out before the next.
+    ended: collections.deque[asyncio.Task[UpstreamResponse]] = collections.deque()
     action = plan.start()
     try:
         while True:
@@ -43,20 +47,20 @@ async def deliver(plan: Plan, send: SendAttempt, sleep: Sleeper = asyncio.sleep)
                 await sleep(action.seconds)
                 action = plan.after_sleep()
                 continue
-            done, _ = await asyncio.wait(
-                tasks, timeout=action.hedge_in_s, return_when=asyncio.FIRST_COMPLETED
-            )
-            if not done:
-                action = plan.on_hedge_timer()
-                continue
-            for task in done:
-                attempt = tasks.pop(task)
-                if isinstance(action, Finish):
-                    continue  # decided already; the plan counted this one as a possible duplicate
-                try:
-                    action = plan.on_result(attempt, task.result(), None)
-                except UpstreamError as error:
-                    action = plan.on_result(attempt, None, error)
+            if not ended:
+                done, _ = await asyncio.wait(
+                    tasks, timeout=action.hedge_in_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    action = plan.on_hedge_timer()
+                    continue
+                ended.extend(done)
+            task = ended.popleft()
+            attempt = tasks.pop(task)
+            try:
+                action = plan.on_result(attempt, task.result(), None)
+            except UpstreamError as error:
+                action = plan.on_result(attempt, None, error)
     finally:
         if plan.in_flight:  # cancelled (the caller left), or a bug: nothing stays in flight
             plan.abandon()

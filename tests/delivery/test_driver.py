@@ -96,3 +96,28 @@ async def test_without_hedging_a_cancelled_request_leaves_nothing_in_flight(make
         await delivery
     assert plan.in_flight == []
     assert plan.attempts[0].outcome == "cancelled"
+
+
+async def test_attempts_ending_together_are_each_told_to_the_plan(make_route, clock):
+    # Two racers fail in the same loop turn; the replacement the plan asks for after
+    # the first must be sent, not lost under the second result.
+    route = make_route(
+        duplicates="allowed",
+        hedging={"enabled": True, "delay_ms": 0, "max_hedges": 1},
+        retry={"max_attempts": 3},
+    )
+    both_started = asyncio.Event()
+    started = []
+
+    async def send(attempt):
+        started.append(attempt.number)
+        if attempt.number < 3:
+            if len(started) == 2:
+                both_started.set()
+            await both_started.wait()
+            return response(500)
+        return response(200)
+
+    result = await asyncio.wait_for(deliver(Plan(route, Deadline(5, clock=clock)), send), 10)
+    assert result.kind == "delivered"
+    assert [a.outcome for a in result.attempts] == ["5xx", "5xx", "2xx"]
