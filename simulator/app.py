@@ -73,8 +73,9 @@ class ProviderApp:
         state = self._state
         raw = await read_body(receive)
         try:
-            # An empty body is what Express's json parser turns into `{}`.
-            body = parse_json(raw) if raw else {}
+            # express.json() parses only an application/json body; anything else (curl's
+            # default form encoding, say), like an empty body, leaves req.body as {}.
+            body = parse_json(raw) if raw and _is_json(scope) else {}
         except InvalidJson:
             state.ledger.attempts["400"] += 1
             await INVALID_JSON.send(send)
@@ -124,6 +125,14 @@ class ProviderApp:
         half = body[: len(body) // 2]
         await send({"type": "http.response.body", "body": half, "more_body": True})
         await _cut(scope, receive)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
 
 
 async def _cut(scope: Scope, receive: Receive) -> None:

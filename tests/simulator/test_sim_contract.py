@@ -252,12 +252,13 @@ def test_json_beyond_orjson_is_still_read_like_json_parse(
     sim: SimulatorProcess, client: httpx.Client
 ) -> None:
     # An integer wider than 64 bits and a lone surrogate are valid JSON for JSON.parse.
+    json_type = {"content-type": "application/json"}
     raw = b'{"subject": "s", "body": "b", "recipients": [123456789012345678901234567890]}'
-    response = client.post(sim.url("email", 1), content=raw)
+    response = client.post(sim.url("email", 1), content=raw, headers=json_type)
     assert response.status_code == 400
     assert response.json()["error"].startswith("Invalid email in recipients: ")
     raw = b'{"subject": "s", "body": "b", "recipients": ["\\ud800"]}'
-    response = client.post(sim.url("email", 1), content=raw)
+    response = client.post(sim.url("email", 1), content=raw, headers=json_type)
     assert response.json() == {"error": "Invalid email in recipients: \ud800"}
 
 
@@ -295,3 +296,16 @@ def test_seeded_provider_repeats_its_sequence(sim: SimulatorProcess, client: htt
     sim.control("sms", seed=7)
     assert run(1) == first
     assert run(2) != first  # same seed, another provider: its own stream
+
+
+def test_a_body_that_is_not_declared_json_is_not_parsed_like_express(sim) -> None:
+    # express.json() skips a body whose Content-Type is not JSON: req.body is {}.
+    answer = httpx.post(
+        sim.url("sms", 1),
+        content=b'{"phone": "01712345678", "text": "hi"}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"error": "Invalid or missing phone number"},
+    )
