@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.loadtest.conftest import JMETER_DIR, ROOT, load_tool
+from tests.support.tools import missing
 
 xstream_fix = load_tool("xstream_fix")
 stackutil = load_tool("stackutil")
@@ -160,10 +161,9 @@ print("ok")
 """
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("locust") is None, reason="locust is installed by make locust-install"
-)
 def test_locustfile_rules() -> None:
+    if importlib.util.find_spec("locust") is None:
+        missing("locust is installed by make locust-install")
     # In a child: importing locust monkey-patches the process with gevent.
     done = subprocess.run(
         [sys.executable, "-c", LOCUSTFILE_CHECK],
