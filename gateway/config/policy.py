@@ -141,9 +141,8 @@ class BudgetPolicy(Model):
     kind: Literal["adaptive", "ratio", "none"] = Field(
         "adaptive",
         description="adaptive: Google SRE client-side throttling, refuse retries locally with "
-        "probability max(0, (attempts - k x successes - allowance) / (attempts + 1)); ratio: "
-        "retries and "
-        "hedges up to `ratio` of requests plus `min_per_s` (Linkerd); none.",
+        "probability max(0, (attempts - k x successes - allowance) / (attempts + 1)); "
+        "ratio: retries and hedges up to `ratio` of requests plus `min_per_s` (Linkerd); none.",
     )
     k: Annotated[float, Field(ge=1, le=10)] = Field(
         3.0,
