@@ -156,6 +156,12 @@ class OutboxWorker:
             log.warning("outbox_dead_letter", message_id=message.id, reason="refused")
             return
         delay = next_round_delay(age_s, self._settings, self._rng)
+        if result.kind == "unavailable" and result.retry_after_s:
+            # Every breaker is open: nothing can go out before one lets a probe through,
+            # so do not claim the message again before then (spread over as long again,
+            # so a backlog does not rush the probe).
+            pause = result.retry_after_s
+            delay = max(delay, pause + self._rng.uniform(0, pause))
         if age_s + delay > self._settings.max_age_ms / 1000:
             await self._store.dead_letter(message.id, attempts, errors)
             log.warning("outbox_dead_letter", message_id=message.id, reason="max_age")

@@ -3,6 +3,7 @@ on a real SQLite store with the in-memory upstream."""
 
 import concurrent.futures
 import time
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -188,3 +189,21 @@ def test_a_repeat_while_the_first_is_in_flight_is_409(client, upstream):
         assert first.result().status_code == 200
     assert repeat.status_code == 409
     assert len(upstream.calls) == 1
+
+
+def test_while_every_breaker_is_open_a_message_waits_for_them(make_client, upstream):
+    upstream.answer = by_provider({f"sms/provider{i}": 503 for i in (1, 2, 3)})
+    config = parse_config(
+        FAST_OUTBOX + "policies:\n  failover:\n    breaker: {consecutive_failures: 1, "
+        "open_ms: 3000}\n    retry: {max_attempts: 3}\n"
+    )
+    with make_client(config) as client:
+        tripping = client.post("/api/sms", content=SMS, headers=ASYNC).json()["id"]
+        wait_for(client, tripping, "queued", min_attempts=3)
+        waiting = client.post("/api/sms", content=SMS, headers=ASYNC).json()["id"]
+        time.sleep(0.5)  # many polls of 10 ms: without the pause it would be retried often
+        view = client.get(f"/api/messages/{waiting}").json()
+    assert view["attempts"] == 0, "nothing was sent while every breaker was open"
+    assert view["status"] == "queued"
+    due_in = datetime.fromisoformat(view["next_attempt_at"]) - datetime.now(UTC)
+    assert due_in.total_seconds() > 1.5, "not claimed again before the breakers reopen"
