@@ -31,7 +31,8 @@ class ServerSettings(Model):
 class UpstreamSettings(Model):
     client: Literal["aiohttp", "httpx"] = "aiohttp"
     """HTTP client for provider calls. aiohttp forwards about 10x more requests per
-    second than httpx on this stack (see README, "Upstream client")."""
+    second than httpx on this stack (see README, "Choices we measured"). Per-try
+    timeouts belong to the policies (`try_timeout_ms`)."""
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 512
     """Pooled keep-alive connections per process, across all providers."""
     connect_timeout_ms: Annotated[float, Field(gt=0, le=60_000)] = 1_000
@@ -39,8 +40,6 @@ class UpstreamSettings(Model):
     """How long an idle pooled connection is kept. Keep it below the providers' own
     idle timeout (Express: 5 s): a connection the provider closed first fails the
     next send with a reset, which a no-duplicates policy must not retry."""
-    try_timeout_ms: Annotated[float, Field(gt=0, le=600_000)] = 2_000
-    """Longest a single upstream call may take (connect, send, answer)."""
 
 
 class Provider(Model):

@@ -69,11 +69,11 @@ def test_a_scalar_document_is_refused():
 
 def test_check_command_prints_each_issue_and_exits_1(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("upstream:\n  client: curl\n  try_timeout_ms: 0\n")
+    bad.write_text("upstream:\n  client: curl\n  connect_timeout_ms: 0\n")
     assert main(["check", str(bad)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"{bad}:2:3: upstream.client:")
-    assert err[1].startswith(f"{bad}:3:3: upstream.try_timeout_ms:")
+    assert err[1].startswith(f"{bad}:3:3: upstream.connect_timeout_ms:")
 
 
 def test_check_command_accepts_a_good_file(capsys):
