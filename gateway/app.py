@@ -57,7 +57,8 @@ class Gateway:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     # Starlette's own 404/405 (unknown path, wrong method) answer JSON like the rest.
-    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
     return json_response(exc.status_code, {"error": exc.detail}, exc.headers)
 
 
